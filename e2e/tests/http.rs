@@ -151,7 +151,22 @@ async fn openapi_lists_every_route() {
         "/api/workspace/users",
         "/api/workspace/users/{user_id}",
         "/api/workspace/invites",
+        "/api/chats",
+        "/api/chats/public",
+        "/api/chats/{chat_id}",
+        "/api/chats/{chat_id}/join",
+        "/api/chats/{chat_id}/leave",
+        "/api/chats/{chat_id}/members",
+        "/api/chats/{chat_id}/members/{user_id}",
+        "/api/chats/{chat_id}/messages",
+        "/api/chats/{chat_id}/messages/{message_id}",
+        "/api/chats/{chat_id}/messages/{message_id}/history",
+        "/api/chats/{chat_id}/read",
+        "/api/chats/{chat_id}/typing",
+        "/api/events/ticket",
+        "/health/live",
         "/health/ready",
+        "/metrics",
     ] {
         assert!(paths.contains_key(path), "missing {path}");
     }

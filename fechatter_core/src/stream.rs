@@ -1,9 +1,9 @@
 //! The JetStream stream that stores domain events.
 //!
-//! Settings: file storage; messages kept for a retention window (default 72 hours) so clients can
-//! resume after a disconnect and late consumers can catch up; a 2-minute duplicate window that
-//! absorbs a relay re-publishing a row after a lost acknowledgement; one replica per server
-//! (clustered deployments raise it in their NATS configuration).
+//! The stream uses file storage and keeps messages for a retention window (default 72 hours), so
+//! clients can resume after a disconnect. Its 2-minute duplicate window absorbs a relay
+//! re-publishing a row after a lost acknowledgement. It has one replica; clustered deployments
+//! raise that in their NATS configuration.
 //!
 //! NATS acknowledges a JetStream write once it is in the server's memory and flushes to disk every
 //! `sync_interval` (2 minutes by default), so a power loss can drop acknowledged events. The

@@ -1,8 +1,9 @@
 //! fechatter_server: the REST API of Fechatter.
 //!
-//! Layout: `routes/` holds one module per resource with its handlers; `store/` holds SQL shared by
-//! several of them; `auth/` hashes passwords and issues tokens; `extract.rs` turns requests into
-//! checked input and `validate.rs` defines the checked types; `error.rs` is the one error type.
+//! Layout: `routes/` has one module per resource with its handlers, and `store/` the SQL that
+//! several of them share. `auth/` hashes passwords and issues tokens. `extract.rs` turns requests
+//! into checked input, `validate.rs` defines the checked types, and `error.rs` is the one error
+//! type.
 //! Every change other services care about is written to the outbox table in the same
 //! transaction.
 

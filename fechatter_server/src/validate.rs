@@ -133,7 +133,7 @@ impl Email {
         &self.0
     }
 
-    /// The part before `@`, the starting point of a default username.
+    /// Returns the part before `@`, from which a default username is derived.
     pub fn local_part(&self) -> &str {
         self.0.split('@').next().unwrap_or_default()
     }

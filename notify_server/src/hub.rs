@@ -1,9 +1,9 @@
 //! Fan-out of events to open SSE connections.
 //!
 //! The hub records the stream sequence of the last event it dispatched (`head`) and keeps a window
-//! of recent events for reconnects. A new connection registers under the same lock that
-//! dispatch takes, so it receives every event after the `head` it was given: events up to `head`
-//! come from replay, events after it from its queue, and none from both or neither.
+//! of recent events for reconnects. A new connection registers under the same lock that dispatch
+//! takes, so its queue receives exactly the events after the `head` it was given. Events up to
+//! `head` come from replay instead, so none arrives twice or not at all.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;

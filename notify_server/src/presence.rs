@@ -46,7 +46,7 @@ pub async fn peers(state: &AppState, user_id: i64) -> anyhow::Result<Vec<i64>> {
     .await?)
 }
 
-/// Which of `users` are online now.
+/// Returns the members of `users` who are online now.
 pub async fn online_among(state: &AppState, users: &[i64]) -> anyhow::Result<Vec<i64>> {
     if users.is_empty() {
         return Ok(Vec::new());

@@ -50,7 +50,7 @@ pub struct SendMessageRequest {
     content: String,
     /// Client-chosen key, unique per sender: repeating a send with it returns the first message.
     idempotency_key: Option<String>,
-    /// Id of a message of the same chat this one answers.
+    /// Id of a message of the same chat that this one replies to.
     reply_to: Option<i64>,
 }
 

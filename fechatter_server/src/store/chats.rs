@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::extract::AuthUser;
 use crate::state::AppState;
 
-/// What the caller may do in a chat.
+/// The caller's standing in a chat, which decides what they may do.
 #[derive(Debug, Clone)]
 pub struct ChatAccess {
     pub chat_id: ChatId,
@@ -206,7 +206,7 @@ pub async fn member_ids(conn: &mut PgConnection, chat_id: ChatId) -> AppResult<V
     )
 }
 
-/// The chat as an event body.
+/// Wraps a chat view as an event body.
 pub fn chat_body(view: &ChatView) -> v1::event::Body {
     v1::event::Body::Chat(v1::Chat::from(view))
 }

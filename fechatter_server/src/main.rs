@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -9,12 +10,20 @@ struct Args {
     /// YAML configuration file layered over the built-in defaults.
     #[arg(long, env = "FECHATTER_CONFIG")]
     config: Option<PathBuf>,
+    /// Print the OpenAPI document as JSON and exit, without connecting to anything.
+    #[arg(long)]
+    print_openapi: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    fechatter_core::telemetry::init();
     let args = Args::parse();
+    if args.print_openapi {
+        let document = serde_json::to_string_pretty(&fechatter_server::openapi::document())?;
+        writeln!(std::io::stdout().lock(), "{document}")?;
+        return Ok(());
+    }
+    fechatter_core::telemetry::init();
     let config: Config = fechatter_core::config::load(args.config.as_deref(), ENV_PREFIX)?;
     fechatter_core::config::log_effective("fechatter_server", &config);
     let server = fechatter_server::spawn(config, async {

@@ -171,3 +171,18 @@ async fn openapi_lists_every_route() {
         assert!(paths.contains_key(path), "missing {path}");
     }
 }
+
+#[tokio::test]
+async fn docs_page_served() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .http
+        .get(app.client.url("/api/docs/"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.expect("text");
+    assert!(html.contains("swagger"), "docs page: {html}");
+}

@@ -11,10 +11,9 @@ pub mod users;
 pub mod workspace;
 
 use axum::Router;
-use axum::routing::get;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::AppError;
-use crate::extract::Json;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -28,11 +27,8 @@ pub fn router() -> Router<AppState> {
         .merge(read_state::router())
         .merge(events::router())
         .merge(health::router())
-        .route("/api/openapi.json", get(openapi_json))
+        // Serves the document at /api/openapi.json and Swagger UI, bundled at build time, at /api/docs.
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", crate::openapi::document()))
         .fallback(|| async { AppError::NotFound("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-}
-
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::document())
 }

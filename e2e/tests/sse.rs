@@ -402,3 +402,18 @@ async fn bad_resume_position_is_invalid_request() {
     .expect("request");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn shutdown_ends_open_streams() {
+    let mut stack = Stack::spawn().await;
+    let (_, bob, _) = pair(&stack).await;
+    let (mut stream, _) = stack.listen(&bob).await;
+    let started = std::time::Instant::now();
+    stack.restart_notify().await;
+    assert!(stream.next_within(Duration::from_secs(10)).await.is_none());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stream stayed open {:?}",
+        started.elapsed()
+    );
+}

@@ -122,6 +122,15 @@ impl Hub {
         }
     }
 
+    /// Ends every open stream after its queued frames, so clients see a clean end of stream at
+    /// shutdown and reconnect to another instance with their last id.
+    pub fn close_all(&self) {
+        let mut inner = self.inner.lock();
+        let open: usize = inner.connections.values().map(Vec::len).sum();
+        inner.connections.clear();
+        metrics::gauge!("sse_connections").decrement(open as f64);
+    }
+
     /// Number of open connections of a user on this instance.
     pub fn connection_count(&self, user_id: i64) -> usize {
         self.inner
@@ -270,6 +279,18 @@ mod tests {
         hub.dispatch(event(2, &[1]));
         assert_eq!(hub.connection_count(1), 0);
         assert!(matches!(slow.receiver.try_recv(), Ok(Frame::Event(e)) if e.seq == 1));
+    }
+
+    #[test]
+    fn close_all_ends_streams() {
+        let hub = Hub::new(0, 10, 10);
+        let mut conn = hub.register(1);
+        hub.close_all();
+        assert_eq!(hub.connection_count(1), 0);
+        assert!(matches!(
+            conn.receiver.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
     }
 
     #[test]

@@ -176,6 +176,7 @@ pub async fn spawn(
         tokio::spawn(presence::run_sweeper(state.clone(), stop_rx.clone())),
     ];
     let router = app(state.clone());
+    let hub = state.hub.clone();
     let mut http_stop = stop_rx;
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -184,8 +185,9 @@ pub async fn spawn(
         let server = tokio::spawn(serve.into_future());
         shutdown.await;
         let _ = stop_tx.send(true);
-        // Open streams never end on their own; give them a moment, then stop serving.
-        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+        // Open streams never end on their own: end them so the graceful shutdown can finish.
+        hub.close_all();
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
         for task in background {
             task.abort();
         }

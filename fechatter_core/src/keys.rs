@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, KeypairBytes};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,7 +33,13 @@ pub fn ensure_dev_keys(paths: &KeyPaths) -> anyhow::Result<bool> {
         ),
     }
     let signing = SigningKey::generate(&mut rand::rngs::OsRng);
-    let private_pem = signing.to_pkcs8_pem(LineEnding::LF)?;
+    // PKCS#8 v1 (private key only), the form `openssl genpkey` writes and every tool reads;
+    // OpenSSL 3.0 rejects the v2 form that embeds the public key.
+    let private_pem = KeypairBytes {
+        secret_key: signing.to_bytes(),
+        public_key: None,
+    }
+    .to_pkcs8_pem(LineEnding::LF)?;
     let public_pem = signing.verifying_key().to_public_key_pem(LineEnding::LF)?;
     write_new(&paths.private_key, private_pem.as_bytes(), 0o600)?;
     write_new(&paths.public_key, public_pem.as_bytes(), 0o644)?;

@@ -105,6 +105,10 @@ pub struct LimitsConfig {
     /// Messages one user may send to one chat in each window.
     pub messages_per_chat: u64,
     pub messages_window_secs: u64,
+    /// Typing signals one user may send to one chat in each window; clients repeat the call
+    /// about every 3 seconds while someone types.
+    pub typing_per_chat: u64,
+    pub typing_window_secs: u64,
     /// Seconds a chat membership stays cached in Redis.
     pub membership_cache_secs: u64,
 }
@@ -116,6 +120,8 @@ impl Default for LimitsConfig {
             signin_window_secs: 60,
             messages_per_chat: 30,
             messages_window_secs: 10,
+            typing_per_chat: 10,
+            typing_window_secs: 10,
             membership_cache_secs: 300,
         }
     }

@@ -72,8 +72,14 @@ impl MessageContent {
     }
 }
 
-/// Single-line display text such as a full name or chat name: trimmed, NFC, no control
-/// characters, not blank, at most `max` characters.
+/// Bidirectional embedding, override and isolate controls, which can make a name display as
+/// something else.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Single-line display text such as a full name or chat name: trimmed, NFC, no control or
+/// bidirectional override characters, not blank, at most `max` characters.
 pub fn parse_line(raw: &str, max: usize) -> Result<String, String> {
     let text = normalize(raw);
     if text.chars().all(is_invisible) {
@@ -81,6 +87,9 @@ pub fn parse_line(raw: &str, max: usize) -> Result<String, String> {
     }
     if text.chars().any(char::is_control) {
         return Err("must not contain control characters or line breaks".into());
+    }
+    if text.chars().any(is_bidi_control) {
+        return Err("must not contain bidirectional override characters".into());
     }
     let count = text.chars().count();
     if count > max {
@@ -139,7 +148,11 @@ impl Email {
     }
 }
 
-/// Username: 1–32 of letters, digits, `.`, `_` and `-`; unique per workspace, case-insensitively.
+/// Names that mean something else in a mention, such as `@all`.
+const RESERVED_USERNAMES: [&str; 3] = ["all", "here", "channel"];
+
+/// Username: 1–32 of letters, digits, `.`, `_` and `-` with at least one letter or digit; unique
+/// per workspace, case-insensitively; not a reserved mention word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -150,8 +163,15 @@ impl Username {
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !valid {
-            return Err("must be 1-32 letters, digits, '.', '_' or '-'".into());
+        if !valid || !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+            return Err(
+                "must be 1-32 letters, digits, '.', '_' or '-', with a letter or digit".into(),
+            );
+        }
+        if RESERVED_USERNAMES.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "{name:?} is reserved for mentions; choose another username"
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -163,8 +183,11 @@ impl Username {
             .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
             .take(24)
             .collect();
-        if name.is_empty() {
-            name.push_str("user");
+        let lower = name.to_ascii_lowercase();
+        if !name.chars().any(|c| c.is_ascii_alphanumeric())
+            || RESERVED_USERNAMES.contains(&lower.as_str())
+        {
+            name.insert_str(0, "user");
         }
         Self(name)
     }
@@ -232,6 +255,22 @@ mod tests {
     fn username_from_local_part_drops_symbols() {
         assert_eq!(Username::from_local_part("a+b").as_str(), "ab");
         assert_eq!(Username::from_local_part("+++").as_str(), "user");
+        assert_eq!(Username::from_local_part("...").as_str(), "user...");
+    }
+
+    #[test]
+    fn username_rejects_reserved_and_symbols_only() {
+        assert!(Username::parse("all").is_err());
+        assert!(Username::parse("ALL").is_err());
+        assert!(Username::parse(".").is_err());
+        assert!(Username::parse("-_-").is_err());
+        assert!(Username::parse("a.b").is_ok());
+        assert_eq!(Username::from_local_part("all").as_str(), "userall");
+    }
+
+    #[test]
+    fn line_rejects_bidi_override() {
+        assert!(parse_line("abc\u{202E}def", 64).is_err());
     }
 
     #[test]

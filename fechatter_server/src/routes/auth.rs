@@ -8,7 +8,7 @@ use fechatter_core::error::ErrorBody;
 use fechatter_core::ids::{UserId, WorkspaceId};
 use fechatter_core::views::{UserView, WorkspaceView};
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::{Acquire, PgConnection};
 use utoipa::ToSchema;
 
 use crate::auth::password;
@@ -98,7 +98,23 @@ fn validate_signup(request: &SignupRequest) -> AppResult<ValidSignup> {
             .map(SignupTarget::NewWorkspace)
             .map_err(|err| errors.add("workspace_name", err))
             .ok(),
-        (None, Some(code)) => Some(SignupTarget::Invite(code.trim().to_owned())),
+        (None, Some(code)) => {
+            let code = code.trim();
+            let valid = !code.is_empty()
+                && code.len() <= 64
+                && code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+            if valid {
+                Some(SignupTarget::Invite(code.to_owned()))
+            } else {
+                errors.add(
+                    "invite_code",
+                    "invalid invite code; paste the code as it was given",
+                );
+                None
+            }
+        }
         _ => {
             errors.add(
                 "workspace_name",
@@ -155,33 +171,7 @@ async fn signup(
             (id, "member")
         }
     };
-    let username = match valid.username {
-        Some(name) => name,
-        None => free_username(&mut tx, workspace_id, &valid.email).await?,
-    };
-    let user_id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (workspace_id, email, username, fullname, password_hash, role)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(workspace_id)
-    .bind(valid.email.as_str())
-    .bind(username.as_str())
-    .bind(&valid.fullname)
-    .bind(&password_hash)
-    .bind(role)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|err| match constraint_name(&err) {
-        Some("users_email_key") => AppError::AlreadyExists {
-            field: "email",
-            message: "an account with this email already exists".into(),
-        },
-        Some("users_workspace_username_key") => AppError::AlreadyExists {
-            field: "username",
-            message: "this username is taken in the workspace".into(),
-        },
-        _ => err.into(),
-    })?;
+    let user_id = insert_user(&mut tx, workspace_id, &valid, &password_hash, role).await?;
     if role == "owner" {
         sqlx::query("UPDATE workspaces SET owner_id = $1 WHERE id = $2")
             .bind(user_id)
@@ -202,6 +192,67 @@ async fn signup(
     tracing::info!(user_id, workspace_id, "user signed up");
     let response = auth_response(&state, UserId(user_id), tokens).await?;
     Ok((StatusCode::CREATED, Json(response)))
+}
+
+/// Inserts the user. Without a requested username it derives one from the email and, when a
+/// concurrent signup takes it first, tries the next free one.
+async fn insert_user(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    workspace_id: i64,
+    valid: &ValidSignup,
+    password_hash: &str,
+    role: &str,
+) -> AppResult<i64> {
+    const ATTEMPTS: usize = 5;
+    for attempt in 1..=ATTEMPTS {
+        let username = match &valid.username {
+            Some(name) => name.clone(),
+            None => free_username(tx, workspace_id, &valid.email).await?,
+        };
+        // A savepoint keeps the transaction usable after a unique violation.
+        let mut savepoint = tx.begin().await?;
+        let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+            "INSERT INTO users (workspace_id, email, username, fullname, password_hash, role)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(workspace_id)
+        .bind(valid.email.as_str())
+        .bind(username.as_str())
+        .bind(&valid.fullname)
+        .bind(password_hash)
+        .bind(role)
+        .fetch_one(&mut *savepoint)
+        .await;
+        match inserted {
+            Ok(id) => {
+                savepoint.commit().await?;
+                return Ok(id);
+            }
+            Err(err) => match constraint_name(&err) {
+                Some("users_email_key") => {
+                    return Err(AppError::AlreadyExists {
+                        field: "email",
+                        message: "an account with this email already exists".into(),
+                    });
+                }
+                Some("users_workspace_username_key")
+                    if valid.username.is_none() && attempt < ATTEMPTS =>
+                {
+                    savepoint.rollback().await?;
+                }
+                Some("users_workspace_username_key") => {
+                    return Err(AppError::AlreadyExists {
+                        field: "username",
+                        message: "this username is taken in the workspace".into(),
+                    });
+                }
+                _ => return Err(err.into()),
+            },
+        }
+    }
+    Err(AppError::Conflict(
+        "could not pick a free username; retry".into(),
+    ))
 }
 
 /// Picks the email's local part as username, with a number appended when it is taken.

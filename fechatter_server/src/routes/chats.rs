@@ -24,6 +24,9 @@ use crate::store::messages::{MESSAGE_SELECT, MessageRow};
 use crate::store::outbox::{self, EventScope};
 use crate::validate::{parse_line, parse_optional_text};
 
+/// Most user ids one request may add to a chat.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
+
 pub const CHAT_TYPES: [&str; 4] = ["single", "group", "private_channel", "public_channel"];
 
 pub fn router() -> Router<AppState> {
@@ -162,6 +165,12 @@ async fn create_chat(
         return Err(AppError::field(
             "chat_type",
             "must be one of single, group, private_channel, public_channel",
+        ));
+    }
+    if request.members.len() > MAX_MEMBERS_PER_REQUEST {
+        return Err(AppError::field(
+            "members",
+            format!("give at most {MAX_MEMBERS_PER_REQUEST} members; add more later"),
         ));
     }
     let others: BTreeSet<i64> = request
@@ -342,9 +351,6 @@ async fn update_chat(
 ) -> AppResult<Json<ChatView>> {
     let access = chats::access(&state, &user, chat_id).await?;
     access.require_chat_admin()?;
-    if access.archived {
-        return Err(AppError::ChatArchived);
-    }
     let mut errors = FieldErrors::default();
     let name = match &request.name {
         Some(_) if access.chat_type == "single" => {
@@ -363,7 +369,9 @@ async fn update_chat(
     errors.into_result()?;
 
     let mut tx = state.pool.begin().await?;
-    chats::lock_chat(&mut tx, access.chat_id).await?;
+    chats::lock_chat(&mut tx, access.chat_id, user.id)
+        .await?
+        .require_admin()?;
     sqlx::query(
         "UPDATE chats SET name = COALESCE($2, name),
             description = CASE WHEN $3 THEN $4 ELSE description END
@@ -407,18 +415,23 @@ async fn archive_chat(
     Path(chat_id): Path<i64>,
 ) -> AppResult<StatusCode> {
     let access = chats::access(&state, &user, chat_id).await?;
+    if access.chat_type == "single" {
+        return Err(AppError::Conflict(
+            "a direct message cannot be archived; it belongs to both people".into(),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let locked = chats::lock_chat(&mut tx, access.chat_id, user.id).await?;
     let is_channel = access.chat_type.ends_with("_channel");
-    let allowed = access.is_chat_admin() || (is_channel && user.is_workspace_admin());
+    let allowed = locked.is_chat_admin() || (is_channel && user.is_workspace_admin());
     if !allowed {
         return Err(AppError::Forbidden(
             "only the chat's owner or admins may archive it".into(),
         ));
     }
-    if access.archived {
+    if locked.archived {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let mut tx = state.pool.begin().await?;
-    chats::lock_chat(&mut tx, access.chat_id).await?;
     sqlx::query("UPDATE chats SET archived_at = now() WHERE id = $1 AND archived_at IS NULL")
         .bind(access.chat_id.0)
         .execute(&mut *tx)
@@ -482,28 +495,33 @@ async fn join_chat(
         return Err(AppError::ChatArchived);
     }
     let mut tx = state.pool.begin().await?;
-    let (archived, last_seq) = chats::lock_chat(&mut tx, access.chat_id).await?;
-    if archived {
+    let locked = chats::lock_chat(&mut tx, access.chat_id, user.id).await?;
+    if locked.archived {
         return Err(AppError::ChatArchived);
     }
-    let added = sqlx::query(
-        "INSERT INTO chat_members (chat_id, user_id, role, last_read_seq) VALUES ($1, $2, 'member', $3)
-         ON CONFLICT DO NOTHING",
+    // A channel whose last owner left gets its next member as owner, so someone can manage it.
+    let added: Option<String> = sqlx::query_scalar(
+        "INSERT INTO chat_members (chat_id, user_id, role, last_read_seq)
+         SELECT $1, $2,
+                CASE WHEN EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND role = 'owner')
+                     THEN 'member' ELSE 'owner' END,
+                $3
+         ON CONFLICT DO NOTHING
+         RETURNING role",
     )
     .bind(access.chat_id.0)
     .bind(user.id.0)
-    .bind(last_seq)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if added > 0 {
+    .bind(locked.last_seq)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(role) = added {
         let recipients = chats::member_ids(&mut tx, access.chat_id).await?;
         outbox::write(
             &mut tx,
             scope(&user, access.chat_id),
             events::MEMBER_JOINED,
             &recipients,
-            member_body(user.id, "member"),
+            member_body(user.id, &role),
         )
         .await?;
     }

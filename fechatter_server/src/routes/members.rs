@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::error::{AppError, AppResult};
 use crate::extract::{AuthUser, Json, Path, Query};
 use crate::pagination::{Page, PageQuery};
-use crate::routes::chats::{member_body, scope};
+use crate::routes::chats::{MAX_MEMBERS_PER_REQUEST, member_body, scope};
 use crate::state::AppState;
 use crate::store::chats;
 use crate::store::outbox;
@@ -100,18 +100,15 @@ async fn add_members(
 ) -> AppResult<Json<Page<MemberView>>> {
     let access = chats::access(&state, &user, chat_id).await?;
     access.require_chat_admin()?;
-    if access.archived {
-        return Err(AppError::ChatArchived);
-    }
     if access.chat_type == "single" {
         return Err(AppError::Conflict(
             "a direct message has exactly two members; create a group instead".into(),
         ));
     }
-    if request.user_ids.is_empty() || request.user_ids.len() > 1000 {
+    if request.user_ids.is_empty() || request.user_ids.len() > MAX_MEMBERS_PER_REQUEST {
         return Err(AppError::field(
             "user_ids",
-            "give between 1 and 1000 user ids",
+            format!("give between 1 and {MAX_MEMBERS_PER_REQUEST} user ids"),
         ));
     }
     let mut ids = request.user_ids.clone();
@@ -137,10 +134,8 @@ async fn add_members(
     }
 
     let mut tx = state.pool.begin().await?;
-    let (archived, last_seq) = chats::lock_chat(&mut tx, access.chat_id).await?;
-    if archived {
-        return Err(AppError::ChatArchived);
-    }
+    let locked = chats::lock_chat(&mut tx, access.chat_id, user.id).await?;
+    locked.require_admin()?;
     let added: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO chat_members (chat_id, user_id, role, last_read_seq)
          SELECT $1, id, 'member', $3 FROM unnest($2::bigint[]) AS id
@@ -148,7 +143,7 @@ async fn add_members(
     )
     .bind(access.chat_id.0)
     .bind(&ids)
-    .bind(last_seq)
+    .bind(locked.last_seq)
     .fetch_all(&mut *tx)
     .await?;
     if !added.is_empty() {
@@ -196,12 +191,10 @@ async fn update_member(
     }
     let access = chats::access(&state, &user, chat_id).await?;
     access.require_chat_admin()?;
-    if access.archived {
-        return Err(AppError::ChatArchived);
-    }
-    let is_owner = access.role.as_deref() == Some("owner");
     let mut tx = state.pool.begin().await?;
-    chats::lock_chat(&mut tx, access.chat_id).await?;
+    let locked = chats::lock_chat(&mut tx, access.chat_id, user.id).await?;
+    locked.require_admin()?;
+    let is_owner = locked.role.as_deref() == Some("owner");
     let current: Option<String> =
         sqlx::query_scalar("SELECT role FROM chat_members WHERE chat_id = $1 AND user_id = $2")
             .bind(access.chat_id.0)
@@ -267,9 +260,6 @@ async fn delete_member(
     let access = chats::access(&state, &user, chat_id).await?;
     if target != user.id.0 {
         access.require_chat_admin()?;
-        if access.archived {
-            return Err(AppError::ChatArchived);
-        }
     } else if !access.is_member() {
         return Err(AppError::NotFound("chat membership"));
     }
@@ -283,7 +273,9 @@ async fn delete_member(
 }
 
 /// Removes `target` from the chat and sends `chat.member_left` to the members and to `target`.
-/// When the last owner leaves, the longest-standing remaining member becomes owner.
+/// Removing someone else needs the chat's owner or admin role (an owner, the owner role) in a
+/// chat that is not archived; leaving needs only membership. When the last owner leaves, the
+/// longest-standing remaining member becomes owner.
 pub async fn remove_member(
     state: &AppState,
     actor: &AuthUser,
@@ -291,7 +283,12 @@ pub async fn remove_member(
     target: UserId,
 ) -> AppResult<()> {
     let mut tx = state.pool.begin().await?;
-    chats::lock_chat(&mut tx, chat_id).await?;
+    let locked = chats::lock_chat(&mut tx, chat_id, actor.id).await?;
+    if target == actor.id {
+        locked.require_member()?;
+    } else {
+        locked.require_admin()?;
+    }
     let removed: Option<String> = sqlx::query_scalar(
         "DELETE FROM chat_members WHERE chat_id = $1 AND user_id = $2 RETURNING role",
     )

@@ -122,7 +122,16 @@ async fn send_message(
             ));
         }
     }
-    let seq = next_seq(&mut tx, &access, &user).await?;
+    chats::lock_chat(&mut tx, access.chat_id, user.id)
+        .await?
+        .require_writable()?;
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now() WHERE id = $1
+         RETURNING last_seq",
+    )
+    .bind(access.chat_id.0)
+    .fetch_one(&mut *tx)
+    .await?;
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
         "INSERT INTO messages (chat_id, seq, sender_id, content, reply_to, idempotency_key,
             idempotency_content_sha256)
@@ -177,36 +186,6 @@ async fn send_message(
     tx.commit().await?;
     metrics::counter!("messages_sent_total").increment(1);
     Ok((StatusCode::CREATED, Json(view)))
-}
-
-/// Allocates the next `seq` of the chat inside the transaction. The row lock it takes keeps
-/// sequence numbers gap-free (a rollback returns the number) and orders the chat's events.
-/// Membership and the archive flag are checked again under that lock, so a stale access cache
-/// never lets a removed member post.
-async fn next_seq(conn: &mut PgConnection, access: &ChatAccess, user: &AuthUser) -> AppResult<i64> {
-    let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE chats SET last_seq = last_seq + 1, last_activity_at = now()
-         WHERE id = $1 AND archived_at IS NULL
-           AND EXISTS (SELECT 1 FROM chat_members WHERE chat_id = $1 AND user_id = $2)
-         RETURNING last_seq",
-    )
-    .bind(access.chat_id.0)
-    .bind(user.id.0)
-    .fetch_optional(&mut *conn)
-    .await?;
-    match seq {
-        Some(seq) => Ok(seq),
-        None => {
-            let (archived, _) = chats::lock_chat(conn, access.chat_id).await?;
-            if archived {
-                Err(AppError::ChatArchived)
-            } else {
-                Err(AppError::Forbidden(
-                    "you are not a member of this chat".into(),
-                ))
-            }
-        }
-    }
 }
 
 async fn find_by_key(
@@ -313,6 +292,11 @@ async fn list_messages(
             return Err(AppError::field(field, "must be a seq of 0 or more"));
         }
     }
+    if let (Some(after), Some(before)) = (query.after, query.before)
+        && after >= before
+    {
+        return Err(AppError::field("after", "must be smaller than before"));
+    }
     let access = chats::access(&state, &user, chat_id).await?;
     let before = query.before.unwrap_or(i64::MAX);
     let ascending = query.after.is_some();
@@ -361,13 +345,11 @@ async fn edit_message(
     let content =
         MessageContent::parse(&request.content).map_err(|err| AppError::field("content", err))?;
     let mut tx = state.pool.begin().await?;
-    let (archived, _) = chats::lock_chat(&mut tx, access.chat_id).await?;
+    let locked = chats::lock_chat(&mut tx, access.chat_id, user.id).await?;
     let current = messages::find_in_chat(&mut *tx, access.chat_id, message_id)
         .await?
         .ok_or(AppError::NotFound("message"))?;
-    if archived {
-        return Err(AppError::ChatArchived);
-    }
+    locked.require_writable()?;
     if current.sender_id != user.id {
         return Err(AppError::Forbidden(
             "only the sender may edit a message".into(),
@@ -420,14 +402,12 @@ async fn delete_message(
 ) -> AppResult<StatusCode> {
     let access = chats::access(&state, &user, chat_id).await?;
     let mut tx = state.pool.begin().await?;
-    let (archived, _) = chats::lock_chat(&mut tx, access.chat_id).await?;
+    let locked = chats::lock_chat(&mut tx, access.chat_id, user.id).await?;
     let current = messages::find_in_chat(&mut *tx, access.chat_id, message_id)
         .await?
         .ok_or(AppError::NotFound("message"))?;
-    if archived {
-        return Err(AppError::ChatArchived);
-    }
-    if current.sender_id != user.id && !access.is_chat_admin() {
+    locked.require_writable()?;
+    if current.sender_id != user.id && !locked.is_chat_admin() {
         return Err(AppError::Forbidden(
             "only the sender or the chat's owners and admins may delete a message".into(),
         ));

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::error::{AppError, AppResult};
 use crate::extract::{AuthUser, Json, Path};
+use crate::ratelimit;
 use crate::routes::chats::scope;
 use crate::state::AppState;
 use crate::store::chats;
@@ -104,6 +105,14 @@ async fn typing(
 ) -> AppResult<StatusCode> {
     let access = chats::access(&state, &user, chat_id).await?;
     access.require_writable_member()?;
+    let limits = &state.config.limits;
+    ratelimit::hit(
+        &state,
+        &format!("typing:{}:{}", user.id, access.chat_id),
+        limits.typing_per_chat,
+        limits.typing_window_secs,
+    )
+    .await?;
     let mut conn = state.pool.acquire().await?;
     let recipients: Vec<i64> = chats::member_ids(&mut conn, access.chat_id)
         .await?

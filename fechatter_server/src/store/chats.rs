@@ -184,16 +184,84 @@ pub async fn find_chat(db: impl PgExecutor<'_>, chat_id: ChatId) -> AppResult<Ch
     Ok(row.ok_or(AppError::NotFound("chat"))?.into())
 }
 
-/// Locks the chat row for the rest of the transaction. Every transaction that writes events of
-/// a chat takes this lock first, so the chat's outbox ids follow its commit order.
-pub async fn lock_chat(conn: &mut PgConnection, chat_id: ChatId) -> AppResult<(bool, i64)> {
+/// A chat row locked for the rest of a transaction, with the caller's role read after the lock.
+#[derive(Debug)]
+pub struct LockedChat {
+    pub archived: bool,
+    pub last_seq: i64,
+    /// The caller's chat role as committed when the lock was granted; `None` for non-members.
+    pub role: Option<String>,
+}
+
+impl LockedChat {
+    pub fn is_chat_admin(&self) -> bool {
+        matches!(self.role.as_deref(), Some("owner" | "admin"))
+    }
+
+    /// Fails unless the caller is still a member.
+    pub fn require_member(&self) -> AppResult<()> {
+        match self.role {
+            Some(_) => Ok(()),
+            None => Err(AppError::Forbidden(
+                "you are not a member of this chat".into(),
+            )),
+        }
+    }
+
+    /// Fails unless the caller is still a member and the chat is not archived.
+    pub fn require_writable(&self) -> AppResult<()> {
+        self.require_member()?;
+        if self.archived {
+            return Err(AppError::ChatArchived);
+        }
+        Ok(())
+    }
+
+    /// Fails unless the caller still has the chat's owner or admin role and the chat is not
+    /// archived.
+    pub fn require_admin(&self) -> AppResult<()> {
+        if !self.is_chat_admin() {
+            return Err(AppError::Forbidden(
+                "only the chat's owner or admins may do this".into(),
+            ));
+        }
+        if self.archived {
+            return Err(AppError::ChatArchived);
+        }
+        Ok(())
+    }
+}
+
+/// Locks the chat row for the rest of the transaction and reads `user_id`'s role under the lock.
+///
+/// Every transaction that writes events of a chat takes this lock first, so the chat's outbox
+/// ids follow its commit order. The role is read by a separate statement after the lock is
+/// granted: in READ COMMITTED that statement sees every change committed before, so a member
+/// removed or demoted meanwhile can no longer act. Permission checks before the lock (from the
+/// access cache) only decide what the caller may see.
+pub async fn lock_chat(
+    conn: &mut PgConnection,
+    chat_id: ChatId,
+    user_id: UserId,
+) -> AppResult<LockedChat> {
     let row: Option<(bool, i64)> = sqlx::query_as(
         "SELECT archived_at IS NOT NULL, last_seq FROM chats WHERE id = $1 FOR UPDATE",
     )
     .bind(chat_id.0)
     .fetch_optional(&mut *conn)
     .await?;
-    row.ok_or(AppError::NotFound("chat"))
+    let (archived, last_seq) = row.ok_or(AppError::NotFound("chat"))?;
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM chat_members WHERE chat_id = $1 AND user_id = $2")
+            .bind(chat_id.0)
+            .bind(user_id.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(LockedChat {
+        archived,
+        last_seq,
+        role,
+    })
 }
 
 /// Current member ids of a chat, the recipients of its events.

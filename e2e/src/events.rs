@@ -95,6 +95,20 @@ impl EventStream {
         }
     }
 
+    /// Reads and drops frames until the server ends the stream; returns false if it is still open
+    /// after `wait`.
+    pub async fn wait_closed(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.frames.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// The next frame of kind `event`, skipping others; panics after `wait`.
     pub async fn expect(&mut self, event: &str, wait: Duration) -> Frame {
         let deadline = tokio::time::Instant::now() + wait;

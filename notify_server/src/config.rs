@@ -77,6 +77,8 @@ pub struct DeliveryConfig {
     pub client_buffer: usize,
     /// Seconds between heartbeat comments on idle streams.
     pub heartbeat_secs: u64,
+    /// Open streams one user may hold on this instance (tabs and devices); more get 429.
+    pub max_streams_per_user: usize,
     /// Retention of the event stream in hours, used only when this service creates the stream.
     pub stream_max_age_hours: u64,
 }
@@ -87,6 +89,7 @@ impl Default for DeliveryConfig {
             replay_window_events: 10_000,
             client_buffer: 512,
             heartbeat_secs: 15,
+            max_streams_per_user: 20,
             stream_max_age_hours: 72,
         }
     }

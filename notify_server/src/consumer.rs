@@ -1,13 +1,14 @@
 //! Reading the event stream: one ordered consumer per instance feeds the hub, short-lived ones
 //! replay older ranges for reconnects, and a core NATS subscription carries ephemeral signals.
 
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::stream::Stream;
 use fechatter_core::events::{SIGNAL_PRESENCE, SIGNAL_TYPING, event_json, signal_subjects};
+use fechatter_core::stream::ensure_event_stream;
 use fechatter_protos::v1;
 use futures::StreamExt;
 use prost::Message as _;
@@ -16,6 +17,10 @@ use tokio::sync::watch;
 
 use crate::hub::{Hub, StoredEvent};
 use crate::state::AppState;
+use crate::stream_settings;
+
+/// How often the live consumer checks that the stream is still the one it reads.
+const IDENTITY_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Decodes a stream message into the shared event representation.
 pub fn decode(seq: u64, payload: &[u8]) -> anyhow::Result<StoredEvent> {
@@ -29,29 +34,89 @@ pub fn decode(seq: u64, payload: &[u8]) -> anyhow::Result<StoredEvent> {
     })
 }
 
-/// Feeds every new stream message to the hub, resuming after its head when the consumer fails.
-pub async fn run_live(stream: Stream, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+/// Feeds every new stream message to the hub, resuming after its head when the consumer fails
+/// and as soon as the NATS connection comes back.
+///
+/// Before each (re)start it opens the stream again, creating it if it is gone, and compares its
+/// creation time with the one it consumed before. A different stream (NATS lost its data and the
+/// stream was recreated) restarts sequence numbers, so the hub is reset.
+pub async fn run_live(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut created = None;
     loop {
-        let start = hub.head() + 1;
+        state.consumer_ready.store(false, Ordering::Relaxed);
         let result = tokio::select! {
-            result = consume_from(&stream, &hub, start) => result,
+            result = open_and_consume(&state, &mut created) => result,
+            _ = state.reconnected.notified() => {
+                tracing::info!("NATS connection is back; restarting the event consumer");
+                Ok(())
+            }
             _ = stop.changed() => return,
         };
+        state.consumer_ready.store(false, Ordering::Relaxed);
         if let Err(err) = result {
             tracing::warn!(
                 error = format!("{err:#}"),
-                start,
+                head = state.hub.head(),
                 "event consumer failed; restarting"
             );
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = stop.changed() => return,
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = state.reconnected.notified() => {}
+                _ = stop.changed() => return,
+            }
         }
     }
 }
 
-async fn consume_from(stream: &Stream, hub: &Hub, start: u64) -> anyhow::Result<()> {
+async fn open_and_consume(
+    state: &AppState,
+    created: &mut Option<chrono::DateTime<chrono::Utc>>,
+) -> anyhow::Result<()> {
+    let context = async_nats::jetstream::new(state.nats.clone());
+    let stream =
+        ensure_event_stream(&context, &state.config.nats, stream_settings(&state.config)).await?;
+    let info = stream.cached_info();
+    let head = state.hub.head();
+    let recreated = created.is_some_and(|known| known != info.created);
+    if recreated || info.state.last_sequence < head {
+        state.hub.reset(0);
+    }
+    let created_at = info.created;
+    *created = Some(created_at);
+    tokio::select! {
+        result = consume_from(&stream, state, state.hub.head() + 1) => result,
+        result = watch_identity(state, created_at) => result,
+    }
+}
+
+/// Fails when the stream disappears or is replaced by a new one with the same name. An ordered
+/// consumer does not notice either: it quietly waits for sequence numbers the new stream has not
+/// reached.
+async fn watch_identity(
+    state: &AppState,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let context = async_nats::jetstream::new(state.nats.clone());
+    loop {
+        tokio::time::sleep(IDENTITY_CHECK_INTERVAL).await;
+        match context.get_stream(&state.config.nats.stream).await {
+            Ok(stream) if stream.cached_info().created == created_at => {}
+            Ok(_) => anyhow::bail!("the event stream was recreated"),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    async_nats::jetstream::context::GetStreamErrorKind::JetStream(_)
+                ) =>
+            {
+                anyhow::bail!("the event stream is gone: {err}")
+            }
+            // Connection trouble: the reconnect handling restarts the consumer.
+            Err(_) => {}
+        }
+    }
+}
+
+async fn consume_from(stream: &Stream, state: &AppState, start: u64) -> anyhow::Result<()> {
     let consumer = stream
         .create_consumer(pull::OrderedConfig {
             deliver_policy: DeliverPolicy::ByStartSequence {
@@ -62,6 +127,8 @@ async fn consume_from(stream: &Stream, hub: &Hub, start: u64) -> anyhow::Result<
         .await
         .context("failed to create the event consumer")?;
     let mut messages = consumer.messages().await?;
+    state.consumer_ready.store(true, Ordering::Relaxed);
+    tracing::info!(start, "event consumer running");
     while let Some(message) = messages.next().await {
         let message = message?;
         let seq = message
@@ -69,7 +136,7 @@ async fn consume_from(stream: &Stream, hub: &Hub, start: u64) -> anyhow::Result<
             .map_err(|err| anyhow::anyhow!("message without stream info: {err}"))?
             .stream_sequence;
         match decode(seq, &message.payload) {
-            Ok(event) => hub.dispatch(event),
+            Ok(event) => state.hub.dispatch(event),
             Err(err) => tracing::error!(
                 error = format!("{err:#}"),
                 seq,

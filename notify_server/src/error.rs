@@ -12,6 +12,8 @@ pub enum NotifyError {
     Unauthorized(String),
     #[error("invalid, spent or expired SSE ticket; request a new one from POST /api/events/ticket")]
     InvalidTicket,
+    #[error("this user already has {0} open streams; close one before opening another")]
+    TooManyStreams(usize),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -34,6 +36,7 @@ impl IntoResponse for NotifyError {
             Self::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::InvalidTicket => (StatusCode::UNAUTHORIZED, "invalid_ticket"),
+            Self::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let body = match &self {
@@ -43,6 +46,13 @@ impl IntoResponse for NotifyError {
             }
             other => ErrorBody::new(code, other.to_string()),
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(5),
+            );
+        }
+        response
     }
 }

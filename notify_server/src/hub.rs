@@ -131,6 +131,25 @@ impl Hub {
         metrics::gauge!("sse_connections").decrement(open as f64);
     }
 
+    /// Starts over after the event stream was recreated (for example after NATS lost its data):
+    /// sequence numbers restart, so the window is cleared, `head` becomes `new_head` and every
+    /// open stream ends. Clients reconnect with positions the new stream does not have and get
+    /// `resync`.
+    pub fn reset(&self, new_head: u64) {
+        let mut inner = self.inner.lock();
+        let open: usize = inner.connections.values().map(Vec::len).sum();
+        inner.connections.clear();
+        inner.recent.clear();
+        inner.head = new_head;
+        inner.floor = new_head;
+        metrics::gauge!("sse_connections").decrement(open as f64);
+        tracing::warn!(
+            new_head,
+            closed_streams = open,
+            "event stream was recreated; positions reset"
+        );
+    }
+
     /// Number of open connections of a user on this instance.
     pub fn connection_count(&self, user_id: i64) -> usize {
         self.inner
@@ -291,6 +310,16 @@ mod tests {
             conn.receiver.try_recv(),
             Err(mpsc::error::TryRecvError::Disconnected)
         ));
+    }
+
+    #[test]
+    fn reset_accepts_lower_sequences() {
+        let hub = Hub::new(500, 10, 10);
+        hub.reset(0);
+        let mut conn = hub.register(1);
+        hub.dispatch(event(1, &[1]));
+        assert_eq!(hub.head(), 1);
+        assert!(matches!(conn.receiver.try_recv(), Ok(Frame::Event(e)) if e.seq == 1));
     }
 
     #[test]

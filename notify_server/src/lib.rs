@@ -16,6 +16,7 @@ pub mod state;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -46,6 +47,14 @@ pub struct RunningServer {
     pub task: tokio::task::JoinHandle<()>,
 }
 
+/// Settings used when this service creates the event stream.
+pub fn stream_settings(config: &Config) -> StreamSettings {
+    StreamSettings {
+        max_age: Duration::from_secs(config.delivery.stream_max_age_hours * 3600),
+        ..StreamSettings::default()
+    }
+}
+
 async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let verifier = TokenVerifier::from_pem_file(&config.auth.public_key_path)?;
     let pool = PgPoolOptions::new()
@@ -57,37 +66,58 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let redis = redis::aio::ConnectionManager::new(redis::Client::open(config.redis.url.as_str())?)
         .await
         .context("failed to connect to Redis")?;
+    let reconnected = Arc::new(tokio::sync::Notify::new());
+    let on_event = reconnected.clone();
     let nats = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
+        .event_callback(move |event| {
+            let on_event = on_event.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => on_event.notify_one(),
+                    async_nats::Event::Disconnected => tracing::warn!("NATS connection lost"),
+                    _ => {}
+                }
+            }
+        })
         .connect(config.nats.url.as_str())
         .await
         .context("invalid NATS configuration")?;
-    let context = async_nats::jetstream::new(nats.clone());
-    let settings = StreamSettings {
-        max_age: Duration::from_secs(config.delivery.stream_max_age_hours * 3600),
-        ..StreamSettings::default()
-    };
-    let mut stream = ensure_event_stream(&context, &config.nats, settings).await?;
-    let head = stream
-        .info()
-        .await
-        .map_err(|err| anyhow::anyhow!("failed to read stream info: {err}"))?
-        .state
-        .last_sequence;
+    let head = stream_head(&nats, &config).await;
     let hub = Arc::new(Hub::new(
         head,
         config.delivery.replay_window_events,
         config.delivery.client_buffer,
     ));
+    let context = async_nats::jetstream::new(nats.clone());
     Ok(AppState::new(Inner {
         config,
         pool,
         redis,
         nats,
-        stream,
+        context,
         verifier,
         hub,
+        consumer_ready: AtomicBool::new(false),
+        reconnected,
     }))
+}
+
+/// The event stream's last sequence, where live delivery starts. Waits for NATS, retrying,
+/// because the stream is where every event comes from.
+async fn stream_head(nats: &async_nats::Client, config: &Config) -> u64 {
+    let context = async_nats::jetstream::new(nats.clone());
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match ensure_event_stream(&context, &config.nats, stream_settings(config)).await {
+            Ok(stream) => return stream.cached_info().state.last_sequence,
+            Err(err) => {
+                tracing::warn!(error = format!("{err:#}"), retry_in = ?delay, "event stream not reachable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 pub fn app(state: AppState) -> Router {
@@ -103,15 +133,33 @@ pub fn app(state: AppState) -> Router {
                 axum::Json(ErrorBody::new("not_found", "route not found")),
             )
         })
-        .layer(TraceLayer::new_for_http())
+        .method_not_allowed_fallback(|| async {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(ErrorBody::new("method_not_allowed", "method not allowed")),
+            )
+        })
+        // The span names the path only: the query string of /events carries the ticket.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|value| value.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }
 
-/// Ready when NATS and Redis are reachable: without either no event can be delivered.
+/// Ready when NATS is connected with the event consumer running and Redis is reachable: without
+/// them no event can be delivered.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let nats = state.nats.connection_state() == async_nats::connection::State::Connected;
+    let consumer = state.consumer_ready.load(Ordering::Relaxed);
     let mut redis = state.redis.clone();
     let redis_ok = tokio::time::timeout(
         Duration::from_secs(2),
@@ -120,7 +168,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     .await
     .is_ok_and(|result| result.is_ok());
     let label = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let ready = nats && redis_ok;
+    let ready = nats && consumer && redis_ok;
     let status = if ready {
         StatusCode::OK
     } else {
@@ -129,6 +177,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let body = json!({
         "status": if ready { "ok" } else { "unavailable" },
         "nats": label(nats),
+        "consumer": label(consumer),
         "redis": label(redis_ok),
         "head": state.hub.head(),
     });
@@ -167,11 +216,7 @@ pub async fn spawn(
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let background = [
-        tokio::spawn(consumer::run_live(
-            state.stream.clone(),
-            state.hub.clone(),
-            stop_rx.clone(),
-        )),
+        tokio::spawn(consumer::run_live(state.clone(), stop_rx.clone())),
         tokio::spawn(consumer::run_signals(state.clone(), stop_rx.clone())),
         tokio::spawn(presence::run_sweeper(state.clone(), stop_rx.clone())),
     ];

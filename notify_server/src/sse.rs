@@ -46,6 +46,10 @@ pub async fn events(
         })?,
     };
     let position = resume_position(&headers, query.last_event_id.as_deref())?;
+    let limit = state.config.delivery.max_streams_per_user;
+    if state.hub.connection_count(user.user_id) >= limit {
+        return Err(NotifyError::TooManyStreams(limit));
+    }
 
     let registration = state.hub.register(user.user_id);
     let connection = format!("{}:{}", uuid::Uuid::new_v4(), registration.connection_id);
@@ -55,7 +59,15 @@ pub async fn events(
     let mut initial = Vec::new();
     let mut last_sent = head;
     if let Some(position) = position {
-        if position >= head {
+        if position > head && position > stream_last_sequence(&state).await.unwrap_or(u64::MAX) {
+            // The stream never reached this position: it was recreated since the client's last
+            // event, so the client must reload.
+            initial.push(signal_frame(
+                "resync",
+                json!({ "reason": "position_unknown" }).to_string(),
+            ));
+        } else if position >= head {
+            // Another instance may be slightly ahead of this one: skip what the client has.
             last_sent = position;
         } else {
             match missed_events(&state, user.user_id, position, head).await {
@@ -76,7 +88,7 @@ pub async fn events(
             Vec::new()
         }
     };
-    let ready = json!({ "last_event_id": head.max(position.unwrap_or(0)), "online": online });
+    let ready = json!({ "last_event_id": last_sent.max(head), "online": online });
     initial.insert(0, signal_frame("ready", ready.to_string()));
     tracing::info!(
         user_id = user.user_id,
@@ -115,6 +127,15 @@ fn resume_position(headers: &HeaderMap, query: Option<&str>) -> Result<Option<u6
     }
 }
 
+async fn stream_last_sequence(state: &AppState) -> Option<u64> {
+    let mut stream = state
+        .context
+        .get_stream(&state.config.nats.stream)
+        .await
+        .ok()?;
+    Some(stream.info().await.ok()?.state.last_sequence)
+}
+
 /// Events for the user after `position` up to `head`, from memory or the stream. An error
 /// names why the client must resync instead.
 async fn missed_events(
@@ -126,7 +147,10 @@ async fn missed_events(
     if let Replay::Events(events) = state.hub.replay(user_id, position, head) {
         return Ok(events);
     }
-    let mut stream = state.stream.clone();
+    let stream = state.context.get_stream(&state.config.nats.stream).await;
+    let Ok(mut stream) = stream else {
+        return Err("replay_unavailable");
+    };
     let first = match stream.info().await {
         Ok(info) => info.state.first_sequence,
         Err(err) => {

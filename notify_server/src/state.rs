@@ -2,8 +2,8 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
-use async_nats::jetstream::stream::Stream;
 use fechatter_core::jwt::TokenVerifier;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
@@ -19,9 +19,13 @@ pub struct Inner {
     pub pool: PgPool,
     pub redis: ConnectionManager,
     pub nats: async_nats::Client,
-    pub stream: Stream,
+    pub context: async_nats::jetstream::Context,
     pub verifier: TokenVerifier,
     pub hub: Arc<Hub>,
+    /// Whether the live event consumer is running; readiness depends on it.
+    pub consumer_ready: AtomicBool,
+    /// Woken when the NATS connection is re-established, so the consumer restarts at once.
+    pub reconnected: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -138,6 +138,12 @@ export FECHATTER_NOTIFY__AUTH__PUBLIC_KEY_PATH="$KEYS_DIR/public.pem"
 log "building the workspace binaries (target folder $CARGO_TARGET_DIR)"
 cargo build --workspace --bins
 
+# --- Web client (fechatter_frontend) ---------------------------------------------------------
+# Installs the npm packages from package-lock.json and builds fechatter_frontend/dist before the
+# servers start. For live reloading, run `npm run dev` in fechatter_frontend (port 5173).
+log "building the web client into fechatter_frontend/dist"
+scripts/frontend.sh build
+
 for port in "$API_PORT" "$EVENTS_PORT"; do
     if port_open "$port"; then
         fail "127.0.0.1:$port is already in use; stop the other fechatter_server or notify_server first"

@@ -17,6 +17,7 @@
 #   FECHATTER_CORPUS_DIR         Data folder of chatterbot-corpus for the replay test
 #                                [installed by scripts/corpus-dir.sh].
 #   FECHATTER_TEST_THREADS       Tests run at once in each test binary [4].
+#   FECHATTER_TEST_FRONTEND      0 skips the web client's tests (scripts/frontend.sh) [1].
 #   CARGO_TARGET_DIR             Cargo target folder [/var/tmp/fechatter-target].
 set -euo pipefail
 
@@ -72,5 +73,15 @@ done
 
 # Cargo.lock is committed, so --locked makes the run fail instead of resolving newer dependency
 # versions than the ones reviewed.
-exec cargo test "${package_args[@]}" --locked "${cargo_args[@]}" \
+cargo test "${package_args[@]}" --locked "${cargo_args[@]}" \
     -- --test-threads="${FECHATTER_TEST_THREADS:-4}" "${test_binary_args[@]}"
+
+# --- Web client (fechatter_frontend) ---------------------------------------------------------
+# Runs only when the whole workspace is tested. It runs the Vitest unit tests, checks that the
+# generated API types match the server's OpenAPI document, and runs the end-to-end suite in
+# headless Chromium against servers that scripts/frontend.sh starts on free ports.
+if ((${#package_args[@]} > 0)) && [[ ${FECHATTER_TEST_FRONTEND:-1} != 0 ]]; then
+    scripts/frontend.sh unit
+    scripts/frontend.sh check-api
+    scripts/frontend.sh e2e
+fi

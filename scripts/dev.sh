@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds and runs fechatter_server and notify_server against local PostgreSQL, Redis and NATS
-# (`make dev`). Runs until Ctrl-C, SIGTERM or either server exits, then stops both servers and
-# every service that scripts/services.sh started.
+# Builds and runs fechatter_server, notify_server and fechatter_gateway against local
+# PostgreSQL, Redis and NATS (`make dev`). The gateway at http://localhost:8080 is the address to
+# use: it serves the API under /api, the event stream at /events and the built web client.
+# Runs until Ctrl-C, SIGTERM or any server exits, then stops the servers and every service that
+# scripts/services.sh started.
 #
 # Environment:
 #   FECHATTER_DEV_DB    PostgreSQL database to use (default fechatter); created if missing.
@@ -18,8 +20,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/fechatter-target}"
 
 API_PORT=6688
 EVENTS_PORT=6687
+GATEWAY_PORT=8080
+GATEWAY_ADMIN_PORT=9180
 API_URL="http://127.0.0.1:$API_PORT"
 EVENTS_URL="http://127.0.0.1:$EVENTS_PORT"
+GATEWAY_URL="http://localhost:$GATEWAY_PORT"
 # The API server runs migrations and generates the development keys before it responds, so the
 # first start takes longer than later ones.
 START_TIMEOUT_SECONDS=60
@@ -53,6 +58,7 @@ http_get_ok() {
 
 SERVER_PID=
 NOTIFY_PID=
+GATEWAY_PID=
 STARTED_PID=
 
 # Starts BINARY in the background with every output line prefixed by NAME, and stores its
@@ -108,6 +114,7 @@ cleanup() {
     local status=$?
     trap - EXIT INT TERM
     set +e
+    stop_process fechatter_gateway "$GATEWAY_PID"
     stop_process notify_server "$NOTIFY_PID"
     stop_process fechatter_server "$SERVER_PID"
     if ! scripts/services.sh stop-started; then
@@ -121,6 +128,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+scripts/build-deps.sh
 scripts/services.sh ensure
 
 DB_NAME="${FECHATTER_DEV_DB:-fechatter}"
@@ -134,6 +142,7 @@ mkdir -p "$KEYS_DIR"
 export FECHATTER_SERVER__AUTH__PRIVATE_KEY_PATH="$KEYS_DIR/private.pem"
 export FECHATTER_SERVER__AUTH__PUBLIC_KEY_PATH="$KEYS_DIR/public.pem"
 export FECHATTER_NOTIFY__AUTH__PUBLIC_KEY_PATH="$KEYS_DIR/public.pem"
+export FECHATTER_GATEWAY__AUTH__PUBLIC_KEY_PATH="$KEYS_DIR/public.pem"
 
 log "building the workspace binaries (target folder $CARGO_TARGET_DIR)"
 cargo build --workspace --bins
@@ -144,9 +153,9 @@ cargo build --workspace --bins
 log "building the web client into fechatter_frontend/dist"
 scripts/frontend.sh build
 
-for port in "$API_PORT" "$EVENTS_PORT"; do
+for port in "$API_PORT" "$EVENTS_PORT" "$GATEWAY_PORT" "$GATEWAY_ADMIN_PORT"; do
     if port_open "$port"; then
-        fail "127.0.0.1:$port is already in use; stop the other fechatter_server or notify_server first"
+        fail "127.0.0.1:$port is already in use; stop the other fechatter_server, notify_server or fechatter_gateway first"
     fi
 done
 
@@ -160,21 +169,36 @@ start_service notify_server "$CARGO_TARGET_DIR/debug/notify_server"
 NOTIFY_PID=$STARTED_PID
 wait_until_ready notify_server "$NOTIFY_PID" http_get_ok "$EVENTS_PORT" /health/live
 
+# The gateway reads the public key and resolves its upstreams at start, so it comes last.
+# It serves the web client from fechatter_frontend/dist once that folder is built.
+start_service fechatter_gateway "$CARGO_TARGET_DIR/debug/fechatter_gateway"
+GATEWAY_PID=$STARTED_PID
+wait_until_ready fechatter_gateway "$GATEWAY_PID" http_get_ok "$GATEWAY_PORT" /health/live
+
 cat >&2 <<EOF
 
   Fechatter is running (database $DB_NAME). Press Ctrl-C to stop.
-    API      $API_URL
+
+    Open  $GATEWAY_URL
+
+  That one address serves everything: the web client (from fechatter_frontend/dist once it is
+  built), the API under $GATEWAY_URL/api and the event stream at $GATEWAY_URL/events.
+
+  Direct service ports, for debugging only (no gateway checks, limits or CORS):
+    API      $API_URL   (OpenAPI document at /api/openapi.json)
     Events   $EVENTS_URL/events
-    OpenAPI  $API_URL/api/openapi.json
+    Metrics  http://127.0.0.1:$GATEWAY_ADMIN_PORT/metrics (the gateway's)
 
 EOF
 
 status=0
-wait -n "$SERVER_PID" "$NOTIFY_PID" || status=$?
-if kill -0 "$SERVER_PID" 2>/dev/null; then
+wait -n "$SERVER_PID" "$NOTIFY_PID" "$GATEWAY_PID" || status=$?
+if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "fechatter_server exited with status $status"
+elif ! kill -0 "$NOTIFY_PID" 2>/dev/null; then
     log "notify_server exited with status $status"
 else
-    log "fechatter_server exited with status $status"
+    log "fechatter_gateway exited with status $status"
 fi
 # A server that stops on its own is a failure of the session, even when it exits with status 0.
 if ((status == 0)); then

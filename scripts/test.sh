@@ -26,6 +26,7 @@ cd "$REPO_ROOT"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/fechatter-target}"
 
+scripts/build-deps.sh
 scripts/services.sh ensure
 
 if [[ -z ${FECHATTER_TEST_NATS_SERVER:-} ]]; then

@@ -10,8 +10,8 @@
 #                                  that `fechatter_server --print-openapi` prints.
 #   scripts/frontend.sh e2e [FILE...]
 #                                  Build the client and start fechatter_server and notify_server on
-#                                  free ports against a fresh database. Serve dist/ with `vite
-#                                  preview` proxying /api and /events to them, run the end-to-end
+#                                  free ports against a fresh database, with fechatter_gateway in
+#                                  front serving dist/, /api and /events. Run the end-to-end
 #                                  suite (or the given e2e/*.e2e.ts files) in headless Chromium,
 #                                  and stop everything it started.
 #   scripts/frontend.sh notify-stop STATE_DIR, notify-start STATE_DIR
@@ -145,8 +145,9 @@ cmd_unit() {
 }
 
 build_servers() {
-    log "building fechatter_server and notify_server (target folder $CARGO_TARGET_DIR)"
-    (cd "$REPO_ROOT" && cargo build --locked -p fechatter_server -p notify_server --bins)
+    log "building fechatter_server, notify_server and fechatter_gateway (target folder $CARGO_TARGET_DIR)"
+    # The same build as make dev, so the two share compiled artifacts.
+    (cd "$REPO_ROOT" && cargo build --locked --workspace --bins)
 }
 
 cmd_check_api() {
@@ -191,7 +192,7 @@ notify_stop() {
 E2E_STATE_DIR=
 E2E_DB=
 SERVER_PID=
-PREVIEW_PID=
+GATEWAY_PID=
 STARTED_SERVICES=0
 
 e2e_cleanup() {
@@ -206,7 +207,7 @@ e2e_cleanup() {
                 tail -n 25 "$file" >&2
             done
         fi
-        stop_pid "vite preview" "$PREVIEW_PID"
+        stop_pid fechatter_gateway "$GATEWAY_PID"
         notify_stop "$E2E_STATE_DIR"
         stop_pid fechatter_server "$SERVER_PID"
     fi
@@ -224,18 +225,25 @@ e2e_cleanup() {
     exit "$status"
 }
 
-# Serves dist/ on a free port with `vite preview`, proxying /api and /events to the two servers,
-# and prints the base URL.
-start_vite_preview() {
+# Starts fechatter_gateway in front of the two servers, serving the built client, the way
+# `make dev` does, and sets E2E_BASE_URL to its address.
+start_gateway() {
     local port
     port=$(free_port)
     (
-        cd "$FRONTEND_DIR"
-        FECHATTER_DEV_API="http://127.0.0.1:$API_PORT" FECHATTER_DEV_EVENTS="http://127.0.0.1:$EVENTS_PORT" \
-            FECHATTER_PREVIEW_PORT="$port" exec setsid node node_modules/vite/bin/vite.js preview
-    ) >>"$E2E_STATE_DIR/vite_preview.log" 2>&1 </dev/null &
-    PREVIEW_PID=$!
-    wait_until_ready "vite preview" "$PREVIEW_PID" "$port" / "$E2E_STATE_DIR/vite_preview.log"
+        export FECHATTER_GATEWAY__SERVER__LISTEN="127.0.0.1:$port"
+        export FECHATTER_GATEWAY__SERVER__ADMIN_LISTEN=""
+        export FECHATTER_GATEWAY__UPSTREAMS__API__ADDRESSES="127.0.0.1:$API_PORT"
+        export FECHATTER_GATEWAY__UPSTREAMS__EVENTS__ADDRESSES="127.0.0.1:$EVENTS_PORT"
+        export FECHATTER_GATEWAY__AUTH__PUBLIC_KEY_PATH="$E2E_STATE_DIR/keys/public.pem"
+        export FECHATTER_GATEWAY__STATIC_FILES__DIR="$FRONTEND_DIR/dist"
+        export FECHATTER_GATEWAY__REDIS__KEY_PREFIX="fechatter-test:frontend-gateway-$port:"
+        # Every request of the suite comes from one address; the gateway's own tests cover limits.
+        export FECHATTER_GATEWAY__RATE_LIMITS__ENABLED=false
+        exec setsid "$CARGO_TARGET_DIR/debug/fechatter_gateway"
+    ) >>"$E2E_STATE_DIR/fechatter_gateway.log" 2>&1 </dev/null &
+    GATEWAY_PID=$!
+    wait_until_ready fechatter_gateway "$GATEWAY_PID" "$port" /health/live "$E2E_STATE_DIR/fechatter_gateway.log"
     E2E_BASE_URL="http://127.0.0.1:$port"
 }
 
@@ -301,10 +309,8 @@ EOF
     log "starting notify_server on 127.0.0.1:$EVENTS_PORT"
     notify_start "$E2E_STATE_DIR"
 
-    # The suite reaches the client, /api and /events through one origin. To run it through
-    # fechatter_gateway instead, replace start_vite_preview here with a function that starts the
-    # gateway in front of the two servers and sets E2E_BASE_URL to its address.
-    start_vite_preview
+    # The suite reaches the client, /api and /events through the gateway, as people do.
+    start_gateway
     log "client served at $E2E_BASE_URL"
 
     cd "$FRONTEND_DIR"

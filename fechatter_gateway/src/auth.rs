@@ -125,7 +125,8 @@ impl Authenticator {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedIdentity>> {
-        // The map holds no invariant that a panic mid-update could break.
+        // A panic while the lock is held cannot leave the map inconsistent, so poisoning is
+        // ignored.
         self.verified
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

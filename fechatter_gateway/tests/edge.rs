@@ -234,6 +234,7 @@ async fn redis_down_fails_open() {
         }),
     );
     let gateway = Gateway::start(settings).await;
+
     for attempt in 0..3 {
         let reply = http()
             .post(gateway.url("/api/signin"))
@@ -244,6 +245,7 @@ async fn redis_down_fails_open() {
         assert_eq!(reply.status(), StatusCode::OK, "attempt {attempt}");
     }
     assert_eq!(stub.hits(), 3);
+
     let (status, _, body) = json_of(
         http()
             .get(gateway.url("/health/ready"))

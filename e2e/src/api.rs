@@ -29,7 +29,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// The `error.code` of an error body.
+    /// Returns the `error.code` of an error body.
     pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or_default()
     }
@@ -98,6 +98,18 @@ impl Client {
 
     pub async fn post_public(&self, path: &str, body: Value) -> Reply {
         self.send(Method::POST, path, None, Some(body)).await
+    }
+
+    /// Creates a chat from a `POST /api/chats` body and returns its id; panics unless the server
+    /// returns 201 (or 200 for an existing direct message).
+    pub async fn create_chat(&self, owner: &Session, body: Value) -> i64 {
+        let reply = self.post("/api/chats", &owner.access_token, body).await;
+        assert!(
+            reply.status == StatusCode::CREATED || reply.status == StatusCode::OK,
+            "create chat failed: {:?}",
+            reply.body
+        );
+        reply.body["id"].as_i64().expect("chat id")
     }
 
     /// Signs up `email` creating workspace `workspace`; panics unless it succeeds.

@@ -31,7 +31,7 @@ pub enum Credentials<'a> {
 
 impl EventStream {
     /// Opens a stream; `position` goes in `Last-Event-ID` when `header` is true, else in
-    /// `?last_event_id=`. Panics unless the server answers 200.
+    /// `?last_event_id=`. Panics unless the server returns 200.
     pub async fn open(
         base: &str,
         credentials: Credentials<'_>,
@@ -83,7 +83,7 @@ impl EventStream {
         })
     }
 
-    /// The next frame, or `None` when none arrives within `wait` or the stream ends.
+    /// Returns the next frame, or `None` when none arrives within `wait` or the stream ends.
     pub async fn next_within(&mut self, wait: Duration) -> Option<Frame> {
         match tokio::time::timeout(wait, self.frames.next()).await {
             Ok(Some(Ok(event))) => Some(Frame {
@@ -109,7 +109,7 @@ impl EventStream {
         }
     }
 
-    /// The next frame of kind `event`, skipping others; panics after `wait`.
+    /// Returns the next frame of kind `event`, skipping others. Panics after `wait`.
     pub async fn expect(&mut self, event: &str, wait: Duration) -> Frame {
         let deadline = tokio::time::Instant::now() + wait;
         loop {

@@ -134,7 +134,7 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// A connection pool to the test's database, for checks the API does not expose.
+    /// Opens a connection pool to the test's database, for checks the API does not expose.
     pub async fn pool(&self) -> sqlx::PgPool {
         sqlx::PgPool::connect(&self.config.database.url)
             .await

@@ -16,15 +16,13 @@ async fn send_waiting_on_lock_sees_removal() {
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
     let cat = app.client.join(&ann, "cat@example.com").await;
-    let group = app
+    let chat = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
+        .create_chat(
+            &ann,
             json!({"chat_type": "group", "members": [bob.user_id, cat.user_id]}),
         )
         .await;
-    let chat = group.body["id"].as_i64().expect("chat id");
     let pool = app.pool().await;
     let mut blocker = pool.begin().await.expect("begin");
     sqlx::query("SELECT 1 FROM chats WHERE id = $1 FOR UPDATE")
@@ -66,15 +64,10 @@ async fn former_member_cannot_edit_or_delete() {
     let app = TestApp::spawn().await;
     let ann = app.client.signup("ann@example.com", "Team").await;
     let dan = app.client.join(&ann, "dan@example.com").await;
-    let channel = app
+    let chat = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
-            json!({"chat_type": "public_channel", "name": "open"}),
-        )
+        .create_chat(&ann, json!({"chat_type": "public_channel", "name": "open"}))
         .await;
-    let chat = channel.body["id"].as_i64().expect("chat id");
     app.client
         .post(
             &format!("/api/chats/{chat}/join"),
@@ -120,15 +113,13 @@ async fn direct_message_cannot_be_archived() {
     let app = TestApp::spawn().await;
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
-    let dm = app
+    let chat = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
+        .create_chat(
+            &ann,
             json!({"chat_type": "single", "members": [bob.user_id]}),
         )
         .await;
-    let chat = dm.body["id"].as_i64().expect("chat id");
     let reply = app
         .client
         .delete(&format!("/api/chats/{chat}"), &ann.access_token)
@@ -141,15 +132,10 @@ async fn ownerless_channel_gets_next_joiner_as_owner() {
     let app = TestApp::spawn().await;
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
-    let channel = app
+    let chat = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
-            json!({"chat_type": "public_channel", "name": "solo"}),
-        )
+        .create_chat(&ann, json!({"chat_type": "public_channel", "name": "solo"}))
         .await;
-    let chat = channel.body["id"].as_i64().expect("chat id");
     app.client
         .post(
             &format!("/api/chats/{chat}/leave"),
@@ -214,15 +200,10 @@ async fn edge_inputs_rejected_with_field_errors() {
         .patch("/api/users/me", &ann.access_token, json!({"username": "."}))
         .await;
     assert_eq!(dot.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let channel = app
+    let chat = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
-            json!({"chat_type": "public_channel", "name": "c"}),
-        )
+        .create_chat(&ann, json!({"chat_type": "public_channel", "name": "c"}))
         .await;
-    let chat = channel.body["id"].as_i64().expect("chat id");
     let window = app
         .client
         .get(
@@ -380,15 +361,13 @@ async fn typing_is_rate_limited() {
     let app = TestApp::spawn_with(|config| config.limits.typing_per_chat = 2).await;
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
-    let dm = app
+    let chat = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
+        .create_chat(
+            &ann,
             json!({"chat_type": "single", "members": [bob.user_id]}),
         )
         .await;
-    let chat = dm.body["id"].as_i64().expect("chat id");
     let path = format!("/api/chats/{chat}/typing");
     for _ in 0..2 {
         assert_eq!(

@@ -10,15 +10,10 @@ async fn add_list_promote_remove() {
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
     let cat = app.client.join(&ann, "cat@example.com").await;
-    let created = app
+    let id = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
-            json!({"chat_type": "private_channel", "name": "c"}),
-        )
+        .create_chat(&ann, json!({"chat_type": "private_channel", "name": "c"}))
         .await;
-    let id = created.body["id"].as_i64().expect("id");
     let added = app
         .client
         .post(
@@ -73,15 +68,13 @@ async fn admin_cannot_take_owner_role() {
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
     let cat = app.client.join(&ann, "cat@example.com").await;
-    let created = app
+    let id = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
+        .create_chat(
+            &ann,
             json!({"chat_type": "group", "members": [bob.user_id, cat.user_id]}),
         )
         .await;
-    let id = created.body["id"].as_i64().expect("id");
     app.client
         .patch(
             &format!("/api/chats/{id}/members/{}", bob.user_id),
@@ -115,15 +108,13 @@ async fn last_owner_leaving_promotes_successor() {
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
     let cat = app.client.join(&ann, "cat@example.com").await;
-    let created = app
+    let id = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
+        .create_chat(
+            &ann,
             json!({"chat_type": "group", "members": [bob.user_id, cat.user_id]}),
         )
         .await;
-    let id = created.body["id"].as_i64().expect("id");
     let left = app
         .client
         .post(
@@ -152,15 +143,13 @@ async fn single_chat_cannot_be_left_or_grown() {
     let ann = app.client.signup("ann@example.com", "Team").await;
     let bob = app.client.join(&ann, "bob@example.com").await;
     let cat = app.client.join(&ann, "cat@example.com").await;
-    let dm = app
+    let id = app
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
+        .create_chat(
+            &ann,
             json!({"chat_type": "single", "members": [bob.user_id]}),
         )
         .await;
-    let id = dm.body["id"].as_i64().expect("id");
     let leave = app
         .client
         .post(

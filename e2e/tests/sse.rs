@@ -16,13 +16,12 @@ async fn pair(stack: &Stack) -> (Session, Session, i64) {
     let chat = stack
         .api
         .client
-        .post(
-            "/api/chats",
-            &ann.access_token,
+        .create_chat(
+            &ann,
             json!({"chat_type": "single", "members": [bob.user_id]}),
         )
         .await;
-    (ann, bob, chat.body["id"].as_i64().expect("chat id"))
+    (ann, bob, chat)
 }
 
 async fn send(stack: &Stack, who: &Session, chat: i64, text: &str) -> i64 {

@@ -72,7 +72,7 @@ impl FieldErrors {
 }
 
 impl AppError {
-    /// A single-field validation error.
+    /// Builds a validation error for one field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         let mut errors = FieldErrors::default();
         errors.add(field, message);

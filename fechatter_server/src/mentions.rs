@@ -54,7 +54,7 @@ pub fn find(text: &str, members: &[(i64, String)]) -> Mentions {
     found
 }
 
-/// Whether `name` matches the start of `run` case-insensitively and ends where a username may
+/// Checks whether `name` matches the start of `run` case-insensitively and ends where a username may
 /// end: at the end of the run or before punctuation that the run continues with.
 fn is_mention_prefix(run: &str, name: &str) -> bool {
     if name.is_empty() || run.len() < name.len() || !run.is_char_boundary(name.len()) {

@@ -1,7 +1,7 @@
 //! Outbox relay: publishes committed outbox rows to JetStream and marks them published.
 //!
 //! - One relay at a time across all replicas holds a PostgreSQL advisory lock on a dedicated
-//!   connection and publishes; the others wait to take over. One publisher keeps each chat's events
+//!   connection and publishes. The others wait to take over. One publisher keeps each chat's events
 //!   in commit order, because every transaction that writes a chat's events locks the chat row
 //!   first, so the chat's outbox ids follow its commit order.
 //! - It selects every row with `published_at IS NULL`, not "ids above the last one seen", because

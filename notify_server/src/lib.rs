@@ -103,7 +103,7 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
     }))
 }
 
-/// The event stream's last sequence, where live delivery starts. Waits for NATS, retrying,
+/// Returns the event stream's last sequence, where live delivery starts. Waits for NATS, retrying,
 /// because the stream is where every event comes from.
 async fn stream_head(nats: &async_nats::Client, config: &Config) -> u64 {
     let context = async_nats::jetstream::new(nats.clone());

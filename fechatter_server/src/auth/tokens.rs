@@ -3,7 +3,7 @@
 //! Refresh tokens are random 256-bit strings stored as SHA-256 hashes and grouped in families
 //! (one family per sign-in). Each use rotates the token. Presenting a rotated token again within
 //! the grace window returns the pair its rotation produced, which Redis keeps for that window
-//! only; later reuse is treated as theft and revokes the whole family.
+//! only. Later reuse is treated as theft and revokes the whole family.
 
 use std::time::Duration;
 
@@ -146,7 +146,7 @@ pub async fn refresh(state: &AppState, presented: &str) -> AppResult<TokenPair> 
     )
     .await?;
     // Stored before the commit: a concurrent request for the same token waits on the row lock
-    // above and finds the pair as soon as it sees the rotation.
+    // above and finds the pair as soon as it reads the rotated row.
     let mut redis = state.redis.clone();
     let _: () = redis
         .set_ex(

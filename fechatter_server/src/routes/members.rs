@@ -273,9 +273,9 @@ async fn delete_member(
 }
 
 /// Removes `target` from the chat and sends `chat.member_left` to the members and to `target`.
-/// Removing someone else needs the chat's owner or admin role (an owner, the owner role) in a
-/// chat that is not archived; leaving needs only membership. When the last owner leaves, the
-/// longest-standing remaining member becomes owner.
+/// Removing someone else needs the chat's owner or admin role in a chat that is not archived,
+/// and removing an owner needs the owner role. Leaving needs only membership. When the last
+/// owner leaves, the longest-standing remaining member becomes owner.
 pub async fn remove_member(
     state: &AppState,
     actor: &AuthUser,

@@ -236,7 +236,7 @@ impl LockedChat {
 ///
 /// Every transaction that writes events of a chat takes this lock first, so the chat's outbox
 /// ids follow its commit order. The role is read by a separate statement after the lock is
-/// granted: in READ COMMITTED that statement sees every change committed before, so a member
+/// granted: in READ COMMITTED that statement reads every change committed before it, so a member
 /// removed or demoted meanwhile can no longer act. Permission checks before the lock (from the
 /// access cache) only decide what the caller may see.
 pub async fn lock_chat(

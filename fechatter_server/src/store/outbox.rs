@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 
 use crate::error::AppResult;
 
-/// Who caused an event and where it belongs.
+/// The actor, workspace and chat of an event.
 #[derive(Debug, Clone, Copy)]
 pub struct EventScope {
     pub workspace_id: WorkspaceId,
